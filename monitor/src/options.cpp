@@ -1,0 +1,95 @@
+// Command-line parsing with CLI11.
+#include "options.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "errors.hpp"
+
+namespace ukrun {
+
+namespace {
+
+std::string version_text()
+{
+    return fmt::format("ukrun {} (guest ABI {})", UKRUN_VERSION, UKRUN_ABI_VERSION);
+}
+
+} // namespace
+
+uint64_t parse_size(std::string_view text, std::string_view option)
+{
+    uint64_t value = 0;
+    std::size_t i = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+        const uint64_t digit = static_cast<uint64_t>(text[i] - '0');
+        if (value > (UINT64_MAX - digit) / 10)
+            throw UsageError(fmt::format("{} {}: number too large", option, text));
+        value = value * 10 + digit;
+    }
+    if (i == 0)
+        throw UsageError(fmt::format("{} {}: expected a size such as 64M or 1G", option, text));
+    unsigned shift = 0;
+    const std::string_view suffix = text.substr(i);
+    if (suffix == "K" || suffix == "k" || suffix == "KiB")
+        shift = 10;
+    else if (suffix == "M" || suffix == "m" || suffix == "MiB")
+        shift = 20;
+    else if (suffix == "G" || suffix == "g" || suffix == "GiB")
+        shift = 30;
+    else if (!suffix.empty())
+        throw UsageError(fmt::format("{} {}: unknown unit '{}' (use K, M or G)", option, text, suffix));
+    if (shift != 0 && value > (UINT64_MAX >> shift))
+        throw UsageError(fmt::format("{} {}: number too large", option, text));
+    return value << shift;
+}
+
+ParsedCommandLine parse_command_line(const std::vector<std::string>& args)
+{
+    CLI::App app{"ukrun: run an x86-64 ELF unikernel on KVM, deprivileged, with only the devices it declares.",
+                 "ukrun"};
+    app.set_version_flag("--version", version_text());
+    app.prefix_command(); // everything after KERNEL belongs to the unikernel
+    app.footer("Exit codes: the unikernel's own status (0-111); 112 guest aborted; 113 guest CPU fault;\n"
+               "114 guest broke the hypercall/ring ABI; 115 VM failure; 120 usage; 121 bad image;\n"
+               "122 bad device; 123 host/KVM error; 128+N stopped by signal N.");
+
+    VmConfig config;
+    std::string mem = "64M";
+    app.add_option("--mem", mem, "Guest memory, e.g. 64M or 1G (lazily backed; 4M to 4G)")->capture_default_str();
+    app.add_flag("--trace-boot", config.trace_boot, "Print where start-up time goes, phase by phase");
+    app.add_flag("--stats", config.print_stats, "Print exit and hypercall counts at exit");
+
+    std::vector<std::string> argv;
+    argv.reserve(args.size());
+    for (auto it = args.rbegin(); it != args.rend(); ++it)
+        argv.push_back(*it); // CLI11 parses a reversed vector
+    try {
+        app.parse(argv);
+    } catch (const CLI::CallForHelp&) {
+        return ShowText{app.help()};
+    } catch (const CLI::CallForVersion&) {
+        return ShowText{version_text() + "\n"};
+    } catch (const CLI::ParseError& e) {
+        throw UsageError(e.what());
+    }
+
+    std::vector<std::string> rest = app.remaining();
+    if (!rest.empty() && rest.front() == "--")
+        rest.erase(rest.begin());
+    if (rest.empty())
+        throw UsageError("missing the unikernel: ukrun [options] KERNEL.elf [ARGS...] (see --help)");
+    if (rest.front().size() > 1 && rest.front()[0] == '-')
+        throw UsageError(fmt::format("unknown option {} (see --help)", rest.front()));
+    config.kernel_path = rest.front();
+    config.guest_args.assign(rest.begin() + 1, rest.end());
+
+    config.mem_size = parse_size(mem, "--mem");
+    if (config.mem_size % (1u << 20) != 0)
+        throw UsageError(fmt::format("--mem {}: must be a whole number of MiB", mem));
+    if (config.mem_size < (4u << 20) || config.mem_size > layout::kMaxMemSize)
+        throw UsageError(fmt::format("--mem {}: must be between 4M and 4G", mem));
+    return config;
+}
+
+} // namespace ukrun

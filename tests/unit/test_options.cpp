@@ -1,0 +1,63 @@
+// Tests of command-line parsing: options, sizes, pass-through of unikernel arguments.
+#include <catch2/catch.hpp>
+
+#include "errors.hpp"
+#include "options.hpp"
+
+using namespace ukrun;
+
+namespace {
+VmConfig parse(std::vector<std::string> args)
+{
+    return std::get<VmConfig>(parse_command_line(args));
+}
+} // namespace
+
+TEST_CASE("kernel and its arguments are separated from ukrun's options", "[options]")
+{
+    const VmConfig c = parse({"--mem", "128M", "--stats", "app.elf", "a", "--mem", "b"});
+    CHECK(c.kernel_path == "app.elf");
+    CHECK(c.guest_args == std::vector<std::string>{"a", "--mem", "b"});
+    CHECK(c.mem_size == 128ull << 20);
+    CHECK(c.print_stats);
+    CHECK_FALSE(c.trace_boot);
+
+    const VmConfig d = parse({"--", "app.elf", "x"});
+    CHECK(d.kernel_path == "app.elf");
+    CHECK(d.guest_args == std::vector<std::string>{"x"});
+    CHECK(parse({"app.elf"}).mem_size == 64ull << 20);
+}
+
+TEST_CASE("help and version are text, not a run", "[options]")
+{
+    auto help = parse_command_line({"--help"});
+    REQUIRE(std::holds_alternative<ShowText>(help));
+    CHECK_THAT(std::get<ShowText>(help).text, Catch::Contains("--mem") && Catch::Contains("Exit codes"));
+    auto version = parse_command_line({"--version"});
+    REQUIRE(std::holds_alternative<ShowText>(version));
+    CHECK_THAT(std::get<ShowText>(version).text, Catch::StartsWith("ukrun "));
+}
+
+TEST_CASE("bad command lines are usage errors with one-line reasons", "[options]")
+{
+    CHECK_THROWS_WITH(parse_command_line({}), Catch::Contains("missing the unikernel"));
+    CHECK_THROWS_AS(parse_command_line({"--bogus", "app.elf"}), UsageError);
+    CHECK_THROWS_WITH(parse_command_line({"--mem", "12X", "app.elf"}), Catch::Contains("unknown unit"));
+    CHECK_THROWS_WITH(parse_command_line({"--mem", "1M", "app.elf"}), Catch::Contains("between 4M and 4G"));
+    CHECK_THROWS_WITH(parse_command_line({"--mem", "8G", "app.elf"}), Catch::Contains("between 4M and 4G"));
+    CHECK_THROWS_WITH(parse_command_line({"--mem", "5000K", "app.elf"}), Catch::Contains("whole number of MiB"));
+    CHECK_THROWS_WITH(parse_command_line({"--mem", "99999999999999999999", "app.elf"}), Catch::Contains("too large"));
+    CHECK_THROWS_AS(parse_command_line({"--mem"}), UsageError);
+}
+
+TEST_CASE("sizes parse with binary units", "[options]")
+{
+    CHECK(parse_size("4096", "--mem") == 4096);
+    CHECK(parse_size("2K", "--mem") == 2048);
+    CHECK(parse_size("3M", "--mem") == 3ull << 20);
+    CHECK(parse_size("1G", "--mem") == 1ull << 30);
+    CHECK(parse_size("1GiB", "--mem") == 1ull << 30);
+    CHECK_THROWS_AS(parse_size("", "--mem"), UsageError);
+    CHECK_THROWS_AS(parse_size("M", "--mem"), UsageError);
+    CHECK_THROWS_AS(parse_size("17179869184G", "--mem"), UsageError);
+}
