@@ -15,6 +15,55 @@ std::string version_text()
     return fmt::format("ukrun {} (guest ABI {})", UKRUN_VERSION, UKRUN_ABI_VERSION);
 }
 
+// "NAME=VALUE" → {NAME, VALUE}; UsageError naming the option otherwise.
+std::pair<std::string, std::string> split_assignment(const std::string& text, std::string_view option)
+{
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+        throw UsageError(fmt::format("{} {}: expected NAME=VALUE", option, text));
+    return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+BlockSpec* find_block(std::vector<BlockSpec>& blocks, const std::string& name)
+{
+    for (auto& b : blocks)
+        if (b.name == name)
+            return &b;
+    return nullptr;
+}
+
+void parse_block_options(VmConfig& config, const std::vector<std::string>& blocks,
+                         const std::vector<std::string>& readonly, const std::vector<std::string>& sector_sizes)
+{
+    for (const auto& text : blocks) {
+        auto [name, path] = split_assignment(text, "--block");
+        bool ro = false;
+        if (path.size() > 3 && path.ends_with(":ro")) {
+            path.resize(path.size() - 3);
+            ro = true;
+        }
+        if (find_block(config.blocks, name) != nullptr)
+            throw UsageError(fmt::format("--block {}: device '{}' is given twice", text, name));
+        config.blocks.push_back({name, BlockBacking{path, ro, 512}});
+    }
+    for (const auto& name : readonly) {
+        BlockSpec* b = find_block(config.blocks, name);
+        if (b == nullptr)
+            throw UsageError(fmt::format("--block-readonly {}: no --block {}=PATH was given", name, name));
+        b->backing.readonly = true;
+    }
+    for (const auto& text : sector_sizes) {
+        const auto [name, size] = split_assignment(text, "--block-sector-size");
+        BlockSpec* b = find_block(config.blocks, name);
+        if (b == nullptr)
+            throw UsageError(fmt::format("--block-sector-size {}: no --block {}=PATH was given", text, name));
+        const uint64_t bytes = parse_size(size, "--block-sector-size");
+        if (bytes < 512 || bytes > 65536 || (bytes & (bytes - 1)) != 0)
+            throw UsageError(fmt::format("--block-sector-size {}: must be a power of two from 512 to 64K", text));
+        b->backing.sector_size = static_cast<uint32_t>(bytes);
+    }
+}
+
 } // namespace
 
 uint64_t parse_size(std::string_view text, std::string_view option)
@@ -58,7 +107,18 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args)
     std::string mem = "64M";
     app.add_option("--mem", mem, "Guest memory, e.g. 64M or 1G (lazily backed; 4M to 4G)")->capture_default_str();
     app.add_flag("--trace-boot", config.trace_boot, "Print where start-up time goes, phase by phase");
-    app.add_flag("--stats", config.print_stats, "Print exit and hypercall counts at exit");
+    app.add_flag("--stats", config.print_stats, "Print exit, hypercall and device request counts at exit");
+    std::vector<std::string> blocks, readonly, sector_sizes;
+    app.add_option("--block", blocks, "Back block device NAME with a file or block device (append :ro for "
+                                      "read-only)")
+        ->type_name("NAME=PATH")
+        ->allow_extra_args(false); // one value per occurrence; repeat the option for more
+    app.add_option("--block-readonly", readonly, "Attach block device NAME read-only")
+        ->type_name("NAME")
+        ->allow_extra_args(false);
+    app.add_option("--block-sector-size", sector_sizes, "Sector size of block device NAME (default 512)")
+        ->type_name("NAME=BYTES")
+        ->allow_extra_args(false);
 
     std::vector<std::string> argv;
     argv.reserve(args.size());
@@ -84,6 +144,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args)
     config.kernel_path = rest.front();
     config.guest_args.assign(rest.begin() + 1, rest.end());
 
+    parse_block_options(config, blocks, readonly, sector_sizes);
     config.mem_size = parse_size(mem, "--mem");
     if (config.mem_size % (1u << 20) != 0)
         throw UsageError(fmt::format("--mem {}: must be a whole number of MiB", mem));

@@ -7,13 +7,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <cxxabi.h>
 #include <map>
 
 #include <fmt/format.h>
 
 #include "boot_trace.hpp"
 #include "cpuid.hpp"
+#include "device_set.hpp"
 #include "elf_image.hpp"
 #include "errors.hpp"
 #include "guest_fault.hpp"
@@ -94,8 +97,7 @@ void load_segments(const GuestMemory& memory, std::span<const std::byte> image, 
         memory.write_bytes({segment.guest_addr}, image.subspan(segment.file_offset, segment.file_size));
 }
 
-void write_boot_info(const GuestMemory& memory, const GuestLayout& layout, const std::string& cmdline,
-                     uint64_t tsc_hz)
+ukrun_boot_info make_boot_info(const GuestLayout& layout, const std::string& cmdline, uint64_t tsc_hz)
 {
     ukrun_boot_info info{};
     info.abi_version = UKRUN_ABI_VERSION;
@@ -109,33 +111,73 @@ void write_boot_info(const GuestMemory& memory, const GuestLayout& layout, const
     info.cmdline = layout::kCmdline;
     info.cmdline_len = static_cast<uint32_t>(cmdline.size());
     info.argc = static_cast<uint32_t>(std::count(cmdline.begin(), cmdline.end(), '\0'));
-    memory.write(GuestAddr{layout::kBootInfo}, info);
-    memory.write_bytes({layout::kCmdline}, std::as_bytes(std::span(cmdline)));
+    return info;
 }
 
-// The monitor side of poll and notify. Without devices, poll is a plain host sleep.
-class HostWaiter final : public HypercallHost {
+// The monitor side of poll and notify: device queues and the host fds behind them.
+class DeviceHost final : public HypercallHost {
 public:
+    explicit DeviceHost(DeviceSet& devices) : devices_(devices)
+    {
+        for (std::size_t i = 0; i < devices_.size(); ++i)
+            if (const int fd = devices_[i].wait_fd(); fd >= 0)
+                waits_.push_back({fd, i});
+    }
+
     PollResult poll(uint64_t timeout_ns) override
     {
+        PollResult result{ready(), 0};
+        if (result.ready != 0 || timeout_ns == 0)
+            return result;
+        std::vector<pollfd> fds;
+        fds.reserve(waits_.size());
+        for (const auto& w : waits_)
+            fds.push_back({w.fd, POLLIN, 0});
         timespec timeout{static_cast<time_t>(timeout_ns / 1'000'000'000ull),
                          static_cast<long>(timeout_ns % 1'000'000'000ull)};
-        while (::ppoll(nullptr, 0, &timeout, nullptr) < 0 && errno == EINTR) {
-        }
-        return {};
+        // The host sleeps here: an idle guest costs no CPU.
+        const int n = ::ppoll(fds.data(), fds.size(), &timeout, nullptr);
+        if (n > 0)
+            result.ready = ready();
+        return result;
     }
+
     void notify(uint32_t device, uint32_t queue) override
     {
-        throw GuestViolation(fmt::format("notify hypercall for device {} queue {}: no such device", device, queue));
+        if (device >= devices_.size())
+            throw GuestViolation(fmt::format("notify hypercall for device {}: the unikernel has {} device(s)", device,
+                                             devices_.size()));
+        ++notifications_;
+        devices_[device].notify(queue);
     }
+
+    uint64_t notifications() const noexcept { return notifications_; }
+
+private:
+    uint64_t ready()
+    {
+        uint64_t mask = 0;
+        for (const auto& w : waits_)
+            if (devices_[w.device].deliver())
+                mask |= 1ull << w.device;
+        return mask;
+    }
+
+    struct Wait {
+        int fd;
+        std::size_t device;
+    };
+    DeviceSet& devices_;
+    std::vector<Wait> waits_;
+    uint64_t notifications_ = 0;
 };
 
 class RunLoop {
 public:
     RunLoop(KvmVcpu& vcpu, const GuestMemory& memory, const GuestLayout& layout, std::span<const std::byte> image,
-            const VmConfig& config)
-        : vcpu_(vcpu), memory_(memory), layout_(layout), image_(image),
-          hypercalls_(memory, waiter_, config.console_fd)
+            DeviceSet& devices, const VmConfig& config)
+        : vcpu_(vcpu), memory_(memory), layout_(layout), image_(image), devices_(devices), host_(devices),
+          hypercalls_(memory, host_, config.console_fd)
     {
     }
 
@@ -168,6 +210,9 @@ public:
         for (uint32_t nr = 1; nr < counts.size(); ++nr)
             if (counts[nr] != 0)
                 line += fmt::format(" {}={}", hypercall_name(nr), counts[nr]);
+        line += fmt::format("; notifications={}", host_.notifications());
+        for (std::size_t i = 0; i < devices_.size(); ++i)
+            line += fmt::format("; {}", devices_[i].stats());
         return line;
     }
 
@@ -224,9 +269,16 @@ private:
 
     std::string symbol(uint64_t address) const
     {
-        if (auto hit = find_symbol(image_, address))
-            return hit->offset ? fmt::format("{}+0x{:x}", hit->name, hit->offset) : hit->name;
-        return {};
+        auto hit = find_symbol(image_, address);
+        if (!hit)
+            return {};
+        std::string name = hit->name;
+        int status = 0;
+        if (char* demangled = abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status)) {
+            name = demangled;
+            std::free(demangled);
+        }
+        return hit->offset ? fmt::format("{}+0x{:x}", name, hit->offset) : name;
     }
 
     // " at rip 0x... <symbol>" for diagnoses of the guest's last instruction.
@@ -241,7 +293,8 @@ private:
     const GuestMemory& memory_;
     const GuestLayout& layout_;
     std::span<const std::byte> image_;
-    HostWaiter waiter_;
+    DeviceSet& devices_;
+    DeviceHost host_;
     Hypercalls hypercalls_;
     std::map<std::string, uint64_t> exits_;
 };
@@ -260,11 +313,15 @@ VmOutcome run_unikernel(const VmConfig& config)
     } catch (const ImageError& e) {
         throw ImageError(fmt::format("{}: {}", config.kernel_path, e.what()));
     }
-    const GuestLayout layout = plan_layout(config.mem_size, plan, 0);
     const std::string cmdline = build_cmdline(config);
     trace.mark("parse-elf");
 
-    // 2. VM and memory. The monitor's tables live in a read-only slot.
+    // 2. Devices: exactly those the manifest declares, each with its backing.
+    DeviceSet devices(plan.manifest, config);
+    const GuestLayout layout = plan_layout(config.mem_size, plan, devices.ring_bytes());
+    trace.mark("open-devices");
+
+    // 3. VM and memory. The monitor's tables live in a read-only slot.
     const Kvm kvm = Kvm::open();
     const KvmVm vm = kvm.create_vm();
     trace.mark("create-vm");
@@ -274,25 +331,29 @@ VmOutcome run_unikernel(const VmConfig& config)
     const GuestMemory memory(ram.data(), config.mem_size);
     trace.mark("map-memory");
 
-    // 3. Guest memory contents: image, CPU tables, page tables.
+    // 4. Guest memory contents: image, CPU tables, page tables.
     load_segments(memory, image.bytes(), plan);
     write_cpu_tables(memory);
     const uint64_t cr3 = build_page_tables(memory, layout);
     trace.mark("load-image");
 
-    // 4. vCPU: curated CPUID, boot info with the TSC frequency, registers at the entry.
+    // 5. vCPU: curated CPUID, boot info with the TSC frequency, registers at the entry.
     KvmVcpu vcpu = vm.create_vcpu(0);
     trace.mark("create-vcpu");
     const uint32_t tsc_khz = vcpu.tsc_khz();
     vcpu.set_cpuid(curated_cpuid(host_cpuid, tsc_khz));
-    write_boot_info(memory, layout, cmdline, uint64_t{tsc_khz} * 1000);
+    trace.mark("set-cpuid");
+    ukrun_boot_info boot_info = make_boot_info(layout, cmdline, uint64_t{tsc_khz} * 1000);
+    devices.attach(memory, layout.rings_start, boot_info);
+    memory.write(GuestAddr{layout::kBootInfo}, boot_info);
+    memory.write_bytes({layout::kCmdline}, std::as_bytes(std::span(cmdline)));
     const CpuState cpu = initial_cpu_state(cr3, plan.entry, layout.stack_top, layout::kBootInfo);
     vcpu.set_sregs(cpu.sregs);
     vcpu.set_regs(cpu.regs);
     trace.mark("setup-vcpu");
 
-    // 5. Run.
-    RunLoop loop(vcpu, memory, layout, image.bytes(), config);
+    // 6. Run.
+    RunLoop loop(vcpu, memory, layout, image.bytes(), devices, config);
     VmOutcome outcome = loop.run();
     trace.mark("run");
     if (config.trace_boot)

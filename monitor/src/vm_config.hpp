@@ -5,9 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "block_device.hpp"
 #include "guest_layout.hpp"
 
 namespace ukrun {
+
+struct BlockSpec {
+    std::string name;
+    BlockBacking backing;
+};
 
 struct VmConfig {
     std::string kernel_path;
@@ -16,6 +22,7 @@ struct VmConfig {
     bool trace_boot = false;
     bool print_stats = false;
     int console_fd = 1;
+    std::vector<BlockSpec> blocks;
 };
 
 } // namespace ukrun

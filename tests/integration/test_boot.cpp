@@ -1,6 +1,8 @@
 // Boots the example and test unikernels and asserts their output, diagnoses and exit codes.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <ukrun/abi.h>
 
 #include "ukrun_process.hpp"
@@ -149,4 +151,16 @@ TEST_CASE("--stats and --trace-boot report on stderr", "[boot]")
     CHECK_THAT(r.err, Catch::Contains("boot trace:") && Catch::Contains("create-vm") && Catch::Contains("total"));
     CHECK_THAT(r.err, Catch::Contains("stats: exits") && Catch::Contains("console-write=") &&
                           Catch::Contains("exit=1"));
+}
+
+TEST_CASE("the guest sees no virtualization features in CPUID", "[boot][cpuid]")
+{
+    // On hosts where KVM intercepts CPUID at CPL 3 (VMX, SVM) the guest sees ukrun's curated
+    // table. The PVM backend runs CPL 3 natively and CPUID is answered by the host there, so
+    // only the feature bits are checked.
+    const bool pvm = ::access("/sys/module/kvm_pvm", F_OK) == 0;
+    const ProcessResult r = boot("cpuid", {pvm ? "host" : "curated"});
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("cpuid: ok"));
 }

@@ -61,3 +61,27 @@ TEST_CASE("sizes parse with binary units", "[options]")
     CHECK_THROWS_AS(parse_size("M", "--mem"), UsageError);
     CHECK_THROWS_AS(parse_size("17179869184G", "--mem"), UsageError);
 }
+
+TEST_CASE("block devices are named, repeatable and validated", "[options]")
+{
+    const VmConfig c = parse({"--block", "disk=/tmp/a.img", "--block", "logs=/tmp/b.img:ro", "--block-readonly",
+                              "disk", "--block-sector-size", "logs=4K", "app.elf", "x"});
+    REQUIRE(c.blocks.size() == 2);
+    CHECK(c.blocks[0].name == "disk");
+    CHECK(c.blocks[0].backing.path == "/tmp/a.img");
+    CHECK(c.blocks[0].backing.readonly);
+    CHECK(c.blocks[0].backing.sector_size == 512);
+    CHECK(c.blocks[1].backing.path == "/tmp/b.img");
+    CHECK(c.blocks[1].backing.readonly);
+    CHECK(c.blocks[1].backing.sector_size == 4096);
+    CHECK(c.kernel_path == "app.elf");
+    CHECK(c.guest_args == std::vector<std::string>{"x"});
+
+    CHECK_THROWS_WITH(parse_command_line({"--block", "disk", "app.elf"}), Catch::Contains("expected NAME=VALUE"));
+    CHECK_THROWS_WITH(parse_command_line({"--block", "=x", "app.elf"}), Catch::Contains("expected NAME=VALUE"));
+    CHECK_THROWS_WITH(parse_command_line({"--block", "d=a", "--block", "d=b", "app.elf"}),
+                      Catch::Contains("given twice"));
+    CHECK_THROWS_WITH(parse_command_line({"--block-readonly", "d", "app.elf"}), Catch::Contains("no --block d=PATH"));
+    CHECK_THROWS_WITH(parse_command_line({"--block", "d=a", "--block-sector-size", "d=1000", "app.elf"}),
+                      Catch::Contains("power of two"));
+}
