@@ -1,11 +1,13 @@
 // Least privilege: attach exactly the devices the unikernel declares, each with its queues.
 #include "device_set.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
 
 #include "block_device.hpp"
+#include "net_device.hpp"
 #include "errors.hpp"
 #include "guest_layout.hpp"
 
@@ -52,23 +54,35 @@ DeviceSet::DeviceSet(const std::vector<ManifestDevice>& manifest, const VmConfig
                 return &d;
         return nullptr;
     };
-    for (const auto& block : config.blocks) {
-        const ManifestDevice* d = declared(block.name);
+    auto check_declared = [&](const std::string& name, uint32_t type) {
+        const ManifestDevice* d = declared(name);
+        const char* option = type == UKRUN_DEVICE_BLOCK ? "--block" : "--net";
         if (d == nullptr)
-            throw DeviceError(fmt::format("--block {}: the unikernel declares no device named '{}'", block.name,
-                                          block.name));
-        if (d->type != UKRUN_DEVICE_BLOCK)
-            throw DeviceError(fmt::format("--block {}: the unikernel declares '{}' as a {} device", block.name,
-                                          block.name, device_type_name(d->type)));
-    }
+            throw DeviceError(fmt::format("{} {}: the unikernel declares no device named '{}'", option, name, name));
+        if (d->type != type)
+            throw DeviceError(fmt::format("{} {}: the unikernel declares '{}' as a {} device", option, name, name,
+                                          device_type_name(d->type)));
+    };
+    for (const auto& block : config.blocks)
+        check_declared(block.name, UKRUN_DEVICE_BLOCK);
+    for (const auto& net : config.nets)
+        check_declared(net.name, UKRUN_DEVICE_NET);
+
     for (const auto& device : manifest) {
-        const BlockSpec* block = nullptr;
-        for (const auto& b : config.blocks)
-            if (b.name == device.name)
-                block = &b;
-        if (device.type == UKRUN_DEVICE_BLOCK && block != nullptr) {
-            devices_.push_back(std::make_unique<BlockDevice>(device.name, block->backing));
-            continue;
+        if (device.type == UKRUN_DEVICE_BLOCK) {
+            auto it = std::find_if(config.blocks.begin(), config.blocks.end(),
+                                   [&](const BlockSpec& b) { return b.name == device.name; });
+            if (it != config.blocks.end()) {
+                devices_.push_back(std::make_unique<BlockDevice>(device.name, it->backing));
+                continue;
+            }
+        } else if (device.type == UKRUN_DEVICE_NET) {
+            auto it = std::find_if(config.nets.begin(), config.nets.end(),
+                                   [&](const NetSpec& n) { return n.name == device.name; });
+            if (it != config.nets.end()) {
+                devices_.push_back(std::make_unique<NetDevice>(device.name, it->backing));
+                continue;
+            }
         }
         throw DeviceError(fmt::format("the unikernel declares {} device '{}' but no backing was given (use --{} {}=...)",
                                       device_type_name(device.type), device.name, device_type_name(device.type),

@@ -17,6 +17,7 @@ public:
     // Enters the guest until the next exit; returns false when interrupted by a signal
     // (EINTR) so the caller can check for shutdown.
     bool run();
+    kvm_run* run_state() const noexcept { return reinterpret_cast<kvm_run*>(run_.data()); }
     // The whole shared mapping: kvm_run plus the I/O data area behind it.
     std::span<const std::byte> run_area() const noexcept { return {run_.data(), run_.size()}; }
 

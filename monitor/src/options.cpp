@@ -1,10 +1,13 @@
 // Command-line parsing with CLI11.
 #include "options.hpp"
 
+#include <algorithm>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "errors.hpp"
+#include "net_device.hpp"
 
 namespace ukrun {
 
@@ -64,6 +67,35 @@ void parse_block_options(VmConfig& config, const std::vector<std::string>& block
     }
 }
 
+void parse_net_options(VmConfig& config, const std::vector<std::string>& nets, const std::vector<std::string>& macs)
+{
+    for (const auto& text : nets) {
+        const auto [name, target] = split_assignment(text, "--net");
+        for (const auto& n : config.nets)
+            if (n.name == name)
+                throw UsageError(fmt::format("--net {}: device '{}' is given twice", text, name));
+        NetSpec spec{name, {}};
+        if (target[0] == '@') {
+            const std::string digits = target.substr(1);
+            if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+                throw UsageError(fmt::format("--net {}: expected @FD with a file descriptor number", text));
+            spec.backing.fd = std::stoi(digits);
+        } else {
+            spec.backing.tap_name = target;
+        }
+        config.nets.push_back(std::move(spec));
+    }
+    for (const auto& text : macs) {
+        const auto [name, value] = split_assignment(text, "--net-mac");
+        auto it = std::find_if(config.nets.begin(), config.nets.end(), [&](const NetSpec& n) { return n.name == name; });
+        if (it == config.nets.end())
+            throw UsageError(fmt::format("--net-mac {}: no --net {}=... was given", text, name));
+        it->backing.mac = parse_mac(value);
+        if (!it->backing.mac)
+            throw UsageError(fmt::format("--net-mac {}: expected a unicast MAC such as 02:00:00:00:00:01", text));
+    }
+}
+
 } // namespace
 
 uint64_t parse_size(std::string_view text, std::string_view option)
@@ -113,6 +145,18 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args)
                                       "read-only)")
         ->type_name("NAME=PATH")
         ->allow_extra_args(false); // one value per occurrence; repeat the option for more
+    app.add_option("--shutdown-grace", config.shutdown_grace_ms,
+                   "Milliseconds the unikernel gets to exit after SIGTERM/SIGINT before ukrun stops it")
+        ->capture_default_str()
+        ->check(CLI::Range(uint64_t{0}, uint64_t{600'000}));
+    std::vector<std::string> nets, macs;
+    app.add_option("--net", nets, "Attach net device NAME to a TAP interface (created if absent) or to an open TAP "
+                                  "fd (@FD)")
+        ->type_name("NAME=TAP|@FD")
+        ->allow_extra_args(false);
+    app.add_option("--net-mac", macs, "MAC address of net device NAME (default: stable, locally administered)")
+        ->type_name("NAME=MAC")
+        ->allow_extra_args(false);
     app.add_option("--block-readonly", readonly, "Attach block device NAME read-only")
         ->type_name("NAME")
         ->allow_extra_args(false);
@@ -145,6 +189,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args)
     config.guest_args.assign(rest.begin() + 1, rest.end());
 
     parse_block_options(config, blocks, readonly, sector_sizes);
+    parse_net_options(config, nets, macs);
     config.mem_size = parse_size(mem, "--mem");
     if (config.mem_size % (1u << 20) != 0)
         throw UsageError(fmt::format("--mem {}: must be a whole number of MiB", mem));

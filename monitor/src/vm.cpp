@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <csignal>
 #include <cxxabi.h>
 #include <map>
 
@@ -22,6 +24,7 @@
 #include "guest_fault.hpp"
 #include "hypercalls.hpp"
 #include "kvm.hpp"
+#include "shutdown_signal.hpp"
 #include "vcpu_exit.hpp"
 #include "x86_setup.hpp"
 
@@ -97,6 +100,15 @@ void load_segments(const GuestMemory& memory, std::span<const std::byte> image, 
         memory.write_bytes({segment.guest_addr}, image.subspan(segment.file_offset, segment.file_size));
 }
 
+// KVM's PVM backend runs CPL 3 natively and never intercepts CPUID there: the guest sees
+// the host's answers whatever table is set, so setting one (~40 us) would be work whose
+// result nobody reads. Everywhere else CPUID exits and the curated table is what the
+// guest sees.
+bool cpuid_is_intercepted()
+{
+    return ::access("/sys/module/kvm_pvm", F_OK) != 0;
+}
+
 ukrun_boot_info make_boot_info(const GuestLayout& layout, const std::string& cmdline, uint64_t tsc_hz)
 {
     ukrun_boot_info info{};
@@ -120,25 +132,27 @@ public:
     explicit DeviceHost(DeviceSet& devices) : devices_(devices)
     {
         for (std::size_t i = 0; i < devices_.size(); ++i)
-            if (const int fd = devices_[i].wait_fd(); fd >= 0)
-                waits_.push_back({fd, i});
+            if (devices_[i].type() == UKRUN_DEVICE_NET)
+                waits_.push_back({i});
     }
 
     PollResult poll(uint64_t timeout_ns) override
     {
-        PollResult result{ready(), 0};
-        if (result.ready != 0 || timeout_ns == 0)
+        PollResult result{ready(), shutdown_events()};
+        if (result.ready != 0 || result.events != 0 || timeout_ns == 0)
             return result;
         std::vector<pollfd> fds;
-        fds.reserve(waits_.size());
+        fds.reserve(waits_.size() + 1);
+        fds.push_back({ShutdownSignal::fd(), POLLIN, 0});
         for (const auto& w : waits_)
-            fds.push_back({w.fd, POLLIN, 0});
+            if (const int fd = devices_[w.device].wait_fd(); fd >= 0)
+                fds.push_back({fd, POLLIN, 0});
         timespec timeout{static_cast<time_t>(timeout_ns / 1'000'000'000ull),
                          static_cast<long>(timeout_ns % 1'000'000'000ull)};
         // The host sleeps here: an idle guest costs no CPU.
-        const int n = ::ppoll(fds.data(), fds.size(), &timeout, nullptr);
-        if (n > 0)
+        if (::ppoll(fds.data(), fds.size(), &timeout, nullptr) > 0)
             result.ready = ready();
+        result.events = shutdown_events();
         return result;
     }
 
@@ -154,6 +168,8 @@ public:
     uint64_t notifications() const noexcept { return notifications_; }
 
 private:
+    static uint32_t shutdown_events() { return ShutdownSignal::requested() != 0 ? UKRUN_POLL_SHUTDOWN : 0; }
+
     uint64_t ready()
     {
         uint64_t mask = 0;
@@ -163,8 +179,8 @@ private:
         return mask;
     }
 
+    // Devices whose host side can produce work for the guest (net receive).
     struct Wait {
-        int fd;
         std::size_t device;
     };
     DeviceSet& devices_;
@@ -175,8 +191,8 @@ private:
 class RunLoop {
 public:
     RunLoop(KvmVcpu& vcpu, const GuestMemory& memory, const GuestLayout& layout, std::span<const std::byte> image,
-            DeviceSet& devices, const VmConfig& config)
-        : vcpu_(vcpu), memory_(memory), layout_(layout), image_(image), devices_(devices), host_(devices),
+            DeviceSet& devices, const VmConfig& config, BootTrace& trace)
+        : trace_(trace), vcpu_(vcpu), memory_(memory), layout_(layout), image_(image), devices_(devices), host_(devices),
           hypercalls_(memory, host_, config.console_fd)
     {
     }
@@ -184,8 +200,18 @@ public:
     VmOutcome run()
     {
         for (;;) {
-            if (!vcpu_.run())
+            const bool ran = vcpu_.run();
+            if (ShutdownSignal::requested() != 0) {
+                ShutdownSignal::rearm();
+                if (ShutdownSignal::grace_expired())
+                    return stopped_by_signal();
+            }
+            if (!ran)
                 continue;
+            if (!first_exit_seen_) {
+                first_exit_seen_ = true;
+                trace_.mark("first-exit");
+            }
             const VcpuExit exit = decode_exit(vcpu_.run_area());
             ++exits_[exit_kind_name(exit)];
             try {
@@ -252,6 +278,13 @@ private:
     Result handle(const InterruptedExit&) { return std::nullopt; }
     Result handle(const UnexpectedExit& e) { return failure(fmt::format("unexpected KVM exit reason {}", e.reason)); }
 
+    VmOutcome stopped_by_signal() const
+    {
+        const int signal = ShutdownSignal::requested();
+        return {128 + signal, fmt::format("stopped by signal {} ({}): the unikernel did not exit within the grace period",
+                                          signal, ::strsignal(signal))};
+    }
+
     VmOutcome failure(const std::string& what) const
     {
         return {UKRUN_EXIT_VM_FAILURE, fmt::format("vm failure: {}{}", what, where())};
@@ -289,6 +322,8 @@ private:
         return sym.empty() ? fmt::format(" at rip 0x{:x}", rip) : fmt::format(" at rip 0x{:x} <{}>", rip, sym);
     }
 
+    BootTrace& trace_;
+    bool first_exit_seen_ = false;
     KvmVcpu& vcpu_;
     const GuestMemory& memory_;
     const GuestLayout& layout_;
@@ -341,8 +376,10 @@ VmOutcome run_unikernel(const VmConfig& config)
     KvmVcpu vcpu = vm.create_vcpu(0);
     trace.mark("create-vcpu");
     const uint32_t tsc_khz = vcpu.tsc_khz();
-    vcpu.set_cpuid(curated_cpuid(host_cpuid, tsc_khz));
-    trace.mark("set-cpuid");
+    if (cpuid_is_intercepted()) {
+        vcpu.set_cpuid(curated_cpuid(host_cpuid, tsc_khz));
+        trace.mark("set-cpuid");
+    }
     ukrun_boot_info boot_info = make_boot_info(layout, cmdline, uint64_t{tsc_khz} * 1000);
     devices.attach(memory, layout.rings_start, boot_info);
     memory.write(GuestAddr{layout::kBootInfo}, boot_info);
@@ -350,10 +387,11 @@ VmOutcome run_unikernel(const VmConfig& config)
     const CpuState cpu = initial_cpu_state(cr3, plan.entry, layout.stack_top, layout::kBootInfo);
     vcpu.set_sregs(cpu.sregs);
     vcpu.set_regs(cpu.regs);
+    ShutdownSignal::install(vcpu.run_state(), config.shutdown_grace_ms);
     trace.mark("setup-vcpu");
 
     // 6. Run.
-    RunLoop loop(vcpu, memory, layout, image.bytes(), devices, config);
+    RunLoop loop(vcpu, memory, layout, image.bytes(), devices, config, trace);
     VmOutcome outcome = loop.run();
     trace.mark("run");
     if (config.trace_boot)

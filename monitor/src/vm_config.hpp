@@ -7,12 +7,18 @@
 
 #include "block_device.hpp"
 #include "guest_layout.hpp"
+#include "net_device.hpp"
 
 namespace ukrun {
 
 struct BlockSpec {
     std::string name;
     BlockBacking backing;
+};
+
+struct NetSpec {
+    std::string name;
+    NetBacking backing;
 };
 
 struct VmConfig {
@@ -22,7 +28,9 @@ struct VmConfig {
     bool trace_boot = false;
     bool print_stats = false;
     int console_fd = 1;
+    uint64_t shutdown_grace_ms = 3000; // after SIGTERM/SIGINT, before ukrun stops the guest
     std::vector<BlockSpec> blocks;
+    std::vector<NetSpec> nets;
 };
 
 } // namespace ukrun

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "errors.hpp"
+#include "net_device.hpp"
 #include "options.hpp"
 
 using namespace ukrun;
@@ -84,4 +85,37 @@ TEST_CASE("block devices are named, repeatable and validated", "[options]")
     CHECK_THROWS_WITH(parse_command_line({"--block-readonly", "d", "app.elf"}), Catch::Contains("no --block d=PATH"));
     CHECK_THROWS_WITH(parse_command_line({"--block", "d=a", "--block-sector-size", "d=1000", "app.elf"}),
                       Catch::Contains("power of two"));
+}
+
+TEST_CASE("net devices take a TAP name or an fd, and a MAC", "[options]")
+{
+    const VmConfig c = parse({"--net", "service=tap0", "--net", "mgmt=@7", "--net-mac", "service=02:aa:bb:cc:dd:ee",
+                              "app.elf"});
+    REQUIRE(c.nets.size() == 2);
+    CHECK(c.nets[0].backing.tap_name == "tap0");
+    CHECK(c.nets[0].backing.fd == -1);
+    REQUIRE(c.nets[0].backing.mac.has_value());
+    CHECK(format_mac(*c.nets[0].backing.mac) == "02:aa:bb:cc:dd:ee");
+    CHECK(c.nets[1].backing.fd == 7);
+    CHECK_FALSE(c.nets[1].backing.mac.has_value());
+
+    CHECK_THROWS_WITH(parse_command_line({"--net", "a=@x", "app.elf"}), Catch::Contains("expected @FD"));
+    CHECK_THROWS_WITH(parse_command_line({"--net", "a=t", "--net", "a=u", "app.elf"}), Catch::Contains("twice"));
+    CHECK_THROWS_WITH(parse_command_line({"--net-mac", "a=02:00:00:00:00:01", "app.elf"}),
+                      Catch::Contains("no --net a="));
+    CHECK_THROWS_WITH(parse_command_line({"--net", "a=t", "--net-mac", "a=01:00:00:00:00:01", "app.elf"}),
+                      Catch::Contains("unicast MAC"));
+}
+
+TEST_CASE("MAC addresses parse strictly and default stably", "[net]")
+{
+    CHECK(parse_mac("02:00:5e:10:00:0A").has_value());
+    CHECK_FALSE(parse_mac("02:00:5e:10:00").has_value());
+    CHECK_FALSE(parse_mac("02-00-5e-10-00-0a").has_value());
+    CHECK_FALSE(parse_mac("0g:00:5e:10:00:0a").has_value());
+    CHECK_FALSE(parse_mac("ff:ff:ff:ff:ff:ff").has_value());
+    const auto a = default_mac("service", "tap0");
+    CHECK(a == default_mac("service", "tap0"));
+    CHECK(a != default_mac("service", "tap1"));
+    CHECK(a[0] == 0x02); // locally administered, unicast
 }
