@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ukrun/net.h>
+#include <ukrun/nic.h>
 #include <ukrun/ukrun.h>
 
 #include "hypercall.hpp"
@@ -20,7 +20,7 @@ constexpr uint32_t ethernet_header = 14;
 
 } // namespace
 
-struct ukrun_net {
+struct ukrun_nic {
     uint32_t index;
     const ukrun_device_info* info;
     uint32_t frame_bytes; // MTU + Ethernet header, rounded up to 64
@@ -35,10 +35,10 @@ struct ukrun_net {
 
 namespace {
 
-ukrun_net nics[UKRUN_MAX_DEVICES];
+ukrun_nic nics[UKRUN_MAX_DEVICES];
 
 // Posts one free descriptor with the buffer that belongs to it: buffer i is descriptor i's.
-void post_rx(ukrun_net& nic)
+void post_rx(ukrun_nic& nic)
 {
     const uint16_t head = nic.rx.next_head();
     const ukrun::VringBuffer buffer{reinterpret_cast<uintptr_t>(nic.rx_buffers + size_t{head} * nic.frame_bytes),
@@ -47,7 +47,7 @@ void post_rx(ukrun_net& nic)
         nic.rx.publish(head);
 }
 
-void reclaim_tx(ukrun_net& nic)
+void reclaim_tx(ukrun_nic& nic)
 {
     ukrun::VringUsed used;
     for (;;) {
@@ -63,14 +63,14 @@ void reclaim_tx(ukrun_net& nic)
 
 extern "C" {
 
-struct ukrun_net* ukrun_net_acquire(const char* name)
+struct ukrun_nic* ukrun_nic_acquire(const char* name)
 {
     const ukrun_boot_info* info = ukrun_get_boot_info();
     for (uint32_t i = 0; i < info->device_count && i < UKRUN_MAX_DEVICES; ++i) {
         const ukrun_device_info& d = info->devices[i];
         if (d.type != UKRUN_DEVICE_NET || strncmp(d.name, name, UKRUN_DEVICE_NAME_MAX) != 0)
             continue;
-        ukrun_net& nic = nics[i];
+        ukrun_nic& nic = nics[i];
         if (nic.acquired)
             return &nic;
         if (d.queue_count < 2)
@@ -94,44 +94,44 @@ struct ukrun_net* ukrun_net_acquire(const char* name)
     return nullptr;
 }
 
-uint32_t ukrun_net_index(const struct ukrun_net* nic)
+uint32_t ukrun_nic_index(const struct ukrun_nic* nic)
 {
     return nic->index;
 }
 
-const uint8_t* ukrun_net_mac(const struct ukrun_net* nic)
+const uint8_t* ukrun_nic_mac(const struct ukrun_nic* nic)
 {
     return nic->info->mac;
 }
 
-uint32_t ukrun_net_mtu(const struct ukrun_net* nic)
+uint32_t ukrun_nic_mtu(const struct ukrun_nic* nic)
 {
     return nic->info->mtu;
 }
 
-int ukrun_net_send(struct ukrun_net* nic, const void* frame, size_t len)
+int ukrun_nic_send(struct ukrun_nic* nic, const void* frame, size_t len)
 {
     if (len < ethernet_header || len > nic->info->mtu + ethernet_header)
-        return UKRUN_NET_EINVAL;
+        return UKRUN_NIC_EINVAL;
     reclaim_tx(*nic);
     if (nic->tx.free_count() == 0) {
-        ukrun_net_flush(nic); // the monitor transmits synchronously, freeing every buffer
+        ukrun_nic_flush(nic); // the monitor transmits synchronously, freeing every buffer
         reclaim_tx(*nic);
         if (nic->tx.free_count() == 0)
-            return UKRUN_NET_EAGAIN;
+            return UKRUN_NIC_EAGAIN;
     }
     const uint16_t head = nic->tx.next_head();
     uint8_t* slot = nic->tx_buffers + size_t{head} * nic->frame_bytes;
     memcpy(slot, frame, len);
     const ukrun::VringBuffer buffer{reinterpret_cast<uintptr_t>(slot), static_cast<uint32_t>(len), false};
     if (nic->tx.add(&buffer, 1) == ukrun::Vring::no_head)
-        return UKRUN_NET_EAGAIN;
+        return UKRUN_NIC_EAGAIN;
     nic->tx.publish(head);
     ++nic->tx_pending;
-    return UKRUN_NET_OK;
+    return UKRUN_NIC_OK;
 }
 
-void ukrun_net_flush(struct ukrun_net* nic)
+void ukrun_nic_flush(struct ukrun_nic* nic)
 {
     if (nic->tx_pending == 0)
         return;
@@ -142,7 +142,7 @@ void ukrun_net_flush(struct ukrun_net* nic)
     ukrun::hypercall(UKRUN_HC_NOTIFY, &request);
 }
 
-size_t ukrun_net_receive(struct ukrun_net* nic, void* buffer, size_t capacity)
+size_t ukrun_nic_receive(struct ukrun_nic* nic, void* buffer, size_t capacity)
 {
     ukrun::VringUsed used;
     for (;;) {
@@ -166,7 +166,7 @@ size_t ukrun_net_receive(struct ukrun_net* nic, void* buffer, size_t capacity)
     }
 }
 
-uint64_t ukrun_net_dropped(const struct ukrun_net* nic)
+uint64_t ukrun_nic_dropped(const struct ukrun_nic* nic)
 {
     return nic->dropped;
 }
