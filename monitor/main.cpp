@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "container_net.hpp"
 #include "errors.hpp"
 #include "options.hpp"
 #include "vm.hpp"
@@ -20,7 +21,10 @@ int main(int argc, char** argv)
             std::fputs(text->text.c_str(), stdout);
             return 0;
         }
-        const VmOutcome outcome = run_unikernel(std::get<VmConfig>(parsed));
+        VmConfig config = std::get<VmConfig>(parsed);
+        // A container's interface belongs to the unikernel while it runs and is handed back after.
+        const auto container_links = adopt_container_interfaces(config);
+        const VmOutcome outcome = run_unikernel(config);
         std::fflush(stdout);
         if (!outcome.diagnosis.empty())
             fmt::print(stderr, "ukrun: {}\n", outcome.diagnosis);

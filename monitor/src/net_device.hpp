@@ -18,6 +18,7 @@ namespace ukrun {
 struct NetBacking {
     std::string tap_name; // attach to (or create) this TAP; empty when fd >= 0
     int fd = -1;          // an already open TAP fd handed over by a launcher
+    std::string container_interface; // `container[:IF]`: take over IF (resolved to fd before the run)
     std::optional<std::array<uint8_t, 6>> mac;
 };
 

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "container_net.hpp"
 #include "errors.hpp"
 #include "net_device.hpp"
 
@@ -75,7 +76,9 @@ void parse_net_options(VmConfig& config, const std::vector<std::string>& nets, c
             if (n.name == name)
                 throw UsageError(fmt::format("--net {}: device '{}' is given twice", text, name));
         NetSpec spec{name, {}};
-        if (target[0] == '@') {
+        if (auto interface = parse_container_target(target)) {
+            spec.backing.container_interface = std::move(*interface);
+        } else if (target[0] == '@') {
             const std::string digits = target.substr(1);
             if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
                 throw UsageError(fmt::format("--net {}: expected @FD with a file descriptor number", text));
@@ -90,6 +93,9 @@ void parse_net_options(VmConfig& config, const std::vector<std::string>& nets, c
         auto it = std::find_if(config.nets.begin(), config.nets.end(), [&](const NetSpec& n) { return n.name == name; });
         if (it == config.nets.end())
             throw UsageError(fmt::format("--net-mac {}: no --net {}=... was given", text, name));
+        if (!it->backing.container_interface.empty())
+            throw UsageError(fmt::format("--net-mac {}: net device '{}' takes the container interface's MAC", text,
+                                         name));
         it->backing.mac = parse_mac(value);
         if (!it->backing.mac)
             throw UsageError(fmt::format("--net-mac {}: expected a unicast MAC such as 02:00:00:00:00:01", text));
@@ -150,9 +156,9 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args)
         ->capture_default_str()
         ->check(CLI::Range(uint64_t{0}, uint64_t{600'000}));
     std::vector<std::string> nets, macs;
-    app.add_option("--net", nets, "Attach net device NAME to a TAP interface (created if absent) or to an open TAP "
-                                  "fd (@FD)")
-        ->type_name("NAME=TAP|@FD")
+    app.add_option("--net", nets, "Attach net device NAME to a TAP interface (created if absent), to an open TAP "
+                                  "fd (@FD), or to the container's interface (container[:IF], default eth0)")
+        ->type_name("NAME=TAP|@FD|container[:IF]")
         ->allow_extra_args(false);
     app.add_option("--net-mac", macs, "MAC address of net device NAME (default: stable, locally administered)")
         ->type_name("NAME=MAC")

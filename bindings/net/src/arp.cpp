@@ -13,11 +13,18 @@ constexpr uint8_t kArpAttempts = 3;
 constexpr uint64_t kArpLifetime = 60 * kSecond;
 constexpr MacAddress kBroadcastMac{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 
+// Resolved entries expire lazily, here, so an idle cache never wakes the event loop.
 ArpEntry* find_entry(StackCore& core, Ipv4Address address)
 {
-    for (auto& entry : core.arp)
-        if (entry.kind != ArpEntry::Kind::Free && entry.address == address)
-            return &entry;
+    for (auto& entry : core.arp) {
+        if (entry.kind == ArpEntry::Kind::Free || entry.address != address)
+            continue;
+        if (entry.kind == ArpEntry::Kind::Resolved && entry.deadline <= core.now()) {
+            entry = ArpEntry{};
+            return nullptr;
+        }
+        return &entry;
+    }
     return nullptr;
 }
 
@@ -181,11 +188,9 @@ Error arp_send_ipv4(StackCore& core, Ipv4Address destination, size_t packet_len)
 void arp_timers(StackCore& core, uint64_t now)
 {
     for (auto& entry : core.arp) {
-        if (entry.kind == ArpEntry::Kind::Free || entry.deadline > now)
+        if (entry.kind != ArpEntry::Kind::Pending || entry.deadline > now)
             continue;
-        if (entry.kind == ArpEntry::Kind::Resolved) {
-            entry = ArpEntry{};
-        } else if (entry.attempts < kArpAttempts) {
+        if (entry.attempts < kArpAttempts) {
             send_request(core, entry, now);
         } else {
             core.stats.arp_unresolved += drop_pending(core, entry.address);
@@ -198,7 +203,7 @@ uint64_t arp_next_deadline(const StackCore& core)
 {
     uint64_t deadline = kNever;
     for (const auto& entry : core.arp)
-        if (entry.kind != ArpEntry::Kind::Free && entry.deadline < deadline)
+        if (entry.kind == ArpEntry::Kind::Pending && entry.deadline < deadline)
             deadline = entry.deadline;
     return deadline;
 }

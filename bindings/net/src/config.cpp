@@ -6,7 +6,7 @@
 namespace ukrun::net {
 namespace {
 
-// Parses [begin, end) as a decimal number up to max, without leading zeros' octal surprises.
+// [begin, end) as a decimal number up to max; always decimal (inet_aton would read 010 as octal).
 bool parse_number(const char* begin, const char* end, uint32_t max, uint32_t& out)
 {
     if (begin == end || end - begin > 3)

@@ -91,7 +91,8 @@ struct Tcb {
     bool ack_pending = false;
 
     // Retransmission (RFC 6298) and the zero-window probe share one timer.
-    uint64_t srtt = 0; // 0 until the first sample
+    bool rtt_valid = false; // srtt and rttvar hold a sample
+    uint64_t srtt = 0;
     uint64_t rttvar = 0;
     uint64_t rto = 0;
     bool rtt_timing = false;
@@ -160,6 +161,5 @@ void tcp_input(StackCore& core, Ipv4Address source, Ipv4Address destination,
                const uint8_t* segment, size_t len);
 void tcp_timers(StackCore& core, uint64_t now);
 uint64_t tcp_next_deadline(const StackCore& core);
-void tcp_release_all(StackCore& core);
 
 } // namespace ukrun::net::detail

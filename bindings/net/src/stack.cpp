@@ -206,10 +206,7 @@ const char* error_name(Error error)
 
 Stack::~Stack()
 {
-    if (core_ != nullptr) {
-        detail::tcp_release_all(*core_);
-        delete core_;
-    }
+    delete core_; // the buffers go with their rings
 }
 
 Error Stack::init(const StackConfig& config)
@@ -324,7 +321,8 @@ bool Stack::arp_lookup(Ipv4Address address, MacAddress& out) const
     if (core_ == nullptr)
         return false;
     for (const auto& entry : core_->arp)
-        if (entry.kind == detail::ArpEntry::Kind::Resolved && entry.address == address) {
+        if (entry.kind == detail::ArpEntry::Kind::Resolved && entry.address == address &&
+            entry.deadline > core_->now()) {
             out = entry.mac;
             return true;
         }
