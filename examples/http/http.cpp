@@ -142,20 +142,17 @@ int main(int argc, char** argv)
         printf("usage: http ip=A.B.C.D/PREFIX [gw=A.B.C.D] [port=N]\n");
         return 2;
     }
-    unsigned long port = 80;
-    for (int i = 1; i < argc; ++i)
-        if (strncmp(argv[i], "port=", 5) == 0)
-            port = strtoul(argv[i] + 5, nullptr, 10);
+    uint16_t port = 0;
     NicInterface nic;
     TcpListener listener;
-    if (port == 0 || port > 65535 || nic.open("service", config) != Error::None ||
-        nic.stack().tcp_listen(static_cast<uint16_t>(port), 8, listener) != Error::None) {
+    if (!parse_port(argc, argv, 80, port) || nic.open("service", config) != Error::None ||
+        nic.stack().tcp_listen(port, 8, listener) != Error::None) {
         printf("http: cannot start the network\n");
         return 1;
     }
     char address[16];
     format_ipv4(config.address, address);
-    printf("http: listening on %s:%lu\n", address, port);
+    printf("http: listening on %s:%u\n", address, static_cast<unsigned>(port));
 
     do {
         nic.pump();

@@ -1,7 +1,5 @@
 // udp-echo: a unikernel that sends every UDP datagram back to where it came from.
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <ukrun/net_interface.hpp>
 
@@ -14,23 +12,20 @@ int main(int argc, char** argv)
         printf("usage: udp-echo ip=A.B.C.D/PREFIX [gw=A.B.C.D] [port=N]\n");
         return 2;
     }
-    unsigned long port = 7;
-    for (int i = 1; i < argc; ++i)
-        if (strncmp(argv[i], "port=", 5) == 0)
-            port = strtoul(argv[i] + 5, nullptr, 10);
-    if (port == 0 || port > 65535) {
+    uint16_t port;
+    if (!parse_port(argc, argv, 7, port)) {
         printf("udp-echo: bad port\n");
         return 2;
     }
     NicInterface nic;
     UdpSocket socket;
-    if (nic.open("service", config) != Error::None || nic.stack().udp_bind(static_cast<uint16_t>(port), socket) != Error::None) {
+    if (nic.open("service", config) != Error::None || nic.stack().udp_bind(port, socket) != Error::None) {
         printf("udp-echo: cannot start the network\n");
         return 1;
     }
     char address[16];
     format_ipv4(config.address, address);
-    printf("udp-echo: listening on %s:%lu\n", address, port);
+    printf("udp-echo: listening on %s:%u\n", address, static_cast<unsigned>(port));
     static uint8_t datagram[2048];
     uint64_t echoed = 0;
     do {

@@ -39,6 +39,10 @@ inline uint64_t pattern_check(uint64_t seed, uint64_t disk_offset, const void* b
     return UINT64_MAX;
 }
 
+// blk_persist's pattern and how much of the disk it covers; the host test checks the image for it.
+inline constexpr uint64_t persist_seed = 0x70657273697374ull;
+inline constexpr uint64_t persist_region_max = 1u << 20;
+
 // The guests all use the device declared as storage:block; without it they cannot test anything.
 inline ukrun_block* acquire_storage(const char* guest)
 {

@@ -11,8 +11,6 @@
 
 namespace {
 constexpr const char* guest = "persist";
-constexpr uint64_t seed = 0x70657273697374ull;
-constexpr uint64_t region_max = 1u << 20;
 } // namespace
 
 int main(int argc, char** argv)
@@ -24,7 +22,7 @@ int main(int argc, char** argv)
     ukrun_block* dev = acquire_storage(guest);
     const uint32_t sector_size = ukrun_block_sector_size(dev);
     const uint64_t disk_bytes = ukrun_block_capacity(dev) * sector_size;
-    const uint64_t region = disk_bytes < region_max ? disk_bytes : region_max;
+    const uint64_t region = disk_bytes < persist_region_max ? disk_bytes : persist_region_max;
     auto* buffer = static_cast<uint8_t*>(malloc(region));
     if (buffer == nullptr || region == 0) {
         printf("%s: FAIL: no buffer for %llu bytes\n", guest, static_cast<unsigned long long>(region));
@@ -32,7 +30,7 @@ int main(int argc, char** argv)
     }
 
     if (strcmp(argv[1], "write") == 0) {
-        pattern_fill(seed, 0, buffer, region);
+        pattern_fill(persist_seed, 0, buffer, region);
         expect_ok(guest, "write", ukrun_block_write(dev, 0, buffer, region));
         expect_ok(guest, "flush", ukrun_block_flush(dev));
         printf("flushed\n");
@@ -43,7 +41,7 @@ int main(int argc, char** argv)
     }
 
     expect_ok(guest, "read", ukrun_block_read(dev, 0, buffer, region));
-    const uint64_t bad = pattern_check(seed, 0, buffer, region);
+    const uint64_t bad = pattern_check(persist_seed, 0, buffer, region);
     if (bad != UINT64_MAX) {
         printf("%s: FAIL: wrong data at disk offset %llu\n", guest, static_cast<unsigned long long>(bad));
         return 1;

@@ -1,15 +1,12 @@
 // A ukrun process running in the background: wait for a line, check it is alive, stop it with a signal.
 #pragma once
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -21,25 +18,10 @@ class BackgroundProcess {
 public:
     explicit BackgroundProcess(const std::vector<std::string>& argv)
     {
-        int out[2], err[2];
-        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
-            throw std::runtime_error("pipe failed");
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-        std::vector<char*> args;
-        for (const auto& a : argv)
-            args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        ::close(out[1]);
-        ::close(err[1]);
-        out_fd_ = out[0];
-        err_fd_ = err[0];
-        if (rc != 0)
-            throw std::runtime_error("cannot spawn " + argv[0]);
+        const SpawnedChild child = spawn_with_pipes(argv);
+        pid_ = child.pid;
+        out_fd_ = child.out_fd;
+        err_fd_ = child.err_fd;
     }
     ~BackgroundProcess()
     {
@@ -72,7 +54,7 @@ public:
             return false;
         int status;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            exit_code_ = exit_code_of(status);
             pid_ = -1;
             return false;
         }
@@ -83,10 +65,13 @@ public:
     int stop(int signal = SIGTERM)
     {
         if (running()) {
+            const auto start = std::chrono::steady_clock::now();
             ::kill(pid_, signal);
             int status;
             ::waitpid(pid_, &status, 0);
-            exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            // Timed here, not around stop(), so reading the leftover output does not count.
+            stop_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+            exit_code_ = exit_code_of(status);
             pid_ = -1;
         }
         while (drain(0)) {
@@ -95,6 +80,8 @@ public:
     }
 
     pid_t pid() const { return pid_; }
+    // How long the last stop() waited between sending the signal and the exit.
+    double stop_ms() const { return stop_ms_; }
     const std::string& out() const { return out_; }
     const std::string& err() const { return err_; }
 
@@ -122,6 +109,7 @@ private:
     pid_t pid_ = -1;
     int out_fd_ = -1, err_fd_ = -1;
     int exit_code_ = -1;
+    double stop_ms_ = 0;
     std::string out_, err_;
 };
 

@@ -3,9 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/file.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,19 +16,17 @@
 #include <ukrun/abi.h>
 
 #include "../guests/blk_pattern.hpp"
+#include "background_process.hpp"
 #include "temp_dir.hpp"
 #include "ukrun_process.hpp"
 
+using ukrun::test::BackgroundProcess;
+using ukrun::test::guest_elf;
 using ukrun::test::ProcessResult;
-using ukrun::test::run_process;
+using ukrun::test::run_ukrun;
 using ukrun::test::TempDir;
 
 namespace {
-
-std::string guest_elf(const std::string& name)
-{
-    return std::string(GUEST_DIR) + "/" + name + ".elf";
-}
 
 // A sparse (all-zero) image of `bytes`.
 std::string make_image(const TempDir& dir, const std::string& name, uint64_t bytes)
@@ -51,17 +47,6 @@ std::vector<uint8_t> read_file(const std::string& path, uint64_t bytes)
     REQUIRE(::pread(fd, out.data(), bytes, 0) == static_cast<ssize_t>(bytes));
     ::close(fd);
     return out;
-}
-
-// ukrun [options] ELF [args...]
-ProcessResult run_ukrun(const std::vector<std::string>& options, const std::string& elf,
-                        const std::vector<std::string>& args = {})
-{
-    std::vector<std::string> argv{UKRUN_BINARY};
-    argv.insert(argv.end(), options.begin(), options.end());
-    argv.push_back(elf);
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_process(argv);
 }
 
 // A diagnosis is exactly one line on stderr, prefixed "ukrun: ".
@@ -85,80 +70,6 @@ DeviceStats storage_stats(const std::string& err)
     const auto n = [&](std::size_t i) { return std::stoull(m[i].str()); };
     return {n(1), n(2), n(3), n(4), n(5), n(6)};
 }
-
-// The seed blk_persist writes its pattern with (tests/guests/blk_persist.cpp).
-constexpr uint64_t kPersistSeed = 0x70657273697374ull;
-constexpr uint64_t kPersistRegion = 1u << 20;
-
-// A ukrun started in the background whose stdout the test can wait on.
-class Background {
-public:
-    explicit Background(const std::vector<std::string>& argv)
-    {
-        int out_pipe[2], err_pipe[2];
-        REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
-        REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-        posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-        std::vector<char*> args;
-        for (const auto& a : argv)
-            args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        ::close(out_pipe[1]);
-        ::close(err_pipe[1]);
-        out_fd_ = out_pipe[0];
-        err_fd_ = err_pipe[0];
-        REQUIRE(rc == 0);
-    }
-    ~Background()
-    {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-        ::close(out_fd_);
-        ::close(err_fd_);
-    }
-    Background(const Background&) = delete;
-    Background& operator=(const Background&) = delete;
-
-    // Reads stdout until it contains `marker` or the process closes it.
-    bool wait_for(const std::string& marker)
-    {
-        char buf[4096];
-        while (out.find(marker) == std::string::npos) {
-            const ssize_t n = ::read(out_fd_, buf, sizeof(buf));
-            if (n <= 0)
-                return false;
-            out.append(buf, static_cast<std::size_t>(n));
-        }
-        return true;
-    }
-
-    // Sends `signal` and returns the exit code (128 + signal when it killed the process).
-    int kill_and_wait(int signal)
-    {
-        ::kill(pid_, signal);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-        pid_ = -1;
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::read(err_fd_, buf, sizeof(buf))) > 0)
-            err.append(buf, static_cast<std::size_t>(n));
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-
-    std::string out, err;
-
-private:
-    pid_t pid_ = -1;
-    int out_fd_ = -1, err_fd_ = -1;
-};
 
 } // namespace
 
@@ -348,22 +259,23 @@ TEST_CASE("flushed writes survive SIGKILL of ukrun and are read back by a new VM
     TempDir dir;
     const std::string image = make_image(dir, "disk.img", 4u << 20);
     {
-        Background writer({UKRUN_BINARY, "--block", "storage=" + image, guest_elf("blk_persist"), "write"});
-        REQUIRE(writer.wait_for("flushed\n"));
+        BackgroundProcess writer({UKRUN_BINARY, "--block", "storage=" + image, guest_elf("blk_persist"), "write"});
+        // The generous timeout only turns a writer that never flushes into a failure instead of a hang.
+        REQUIRE(writer.wait_for_output("flushed\n", 60000));
 
         // While it runs, the image is locked against a second writer.
         const ProcessResult second = run_ukrun({"--block", "storage=" + image}, guest_elf("blk_persist"), {"verify"});
         CHECK(second.exit_code == UKRUN_EXIT_BAD_DEVICE);
         check_one_line_diagnosis(second, "the image is in use by another process");
 
-        CHECK(writer.kill_and_wait(SIGKILL) == 128 + SIGKILL);
-        INFO("writer stdout: " << writer.out << "\nwriter stderr: " << writer.err);
-        CHECK_THAT(writer.out, !Catch::Contains("woke up"));
+        CHECK(writer.stop(SIGKILL) == 128 + SIGKILL);
+        INFO("writer stdout: " << writer.out() << "\nwriter stderr: " << writer.err());
+        CHECK_THAT(writer.out(), !Catch::Contains("woke up"));
     }
 
     // The bytes are on disk, exactly the guest's pattern.
-    const auto bytes = read_file(image, kPersistRegion);
-    CHECK(pattern_check(kPersistSeed, 0, bytes.data(), bytes.size()) == UINT64_MAX);
+    const auto bytes = read_file(image, persist_region_max);
+    CHECK(pattern_check(persist_seed, 0, bytes.data(), bytes.size()) == UINT64_MAX);
 
     const ProcessResult verify = run_ukrun({"--block", "storage=" + image + ":ro"}, guest_elf("blk_persist"),
                                            {"verify"});

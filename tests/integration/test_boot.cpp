@@ -12,18 +12,9 @@ using ukrun::test::run_process;
 
 namespace {
 
-std::string guest(const std::string& name)
-{
-    return std::string(GUEST_DIR) + "/" + name + ".elf";
-}
-
 ProcessResult boot(const std::string& name, std::vector<std::string> args = {}, std::vector<std::string> opts = {})
 {
-    std::vector<std::string> argv{UKRUN_BINARY};
-    argv.insert(argv.end(), opts.begin(), opts.end());
-    argv.push_back(guest(name));
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_process(argv);
+    return ukrun::test::run_ukrun(opts, ukrun::test::guest_elf(name), args);
 }
 
 // A diagnosis is exactly one line on stderr, prefixed "ukrun: ".

@@ -159,7 +159,7 @@ TEST_CASE("one guest with two NICs answers on both", "[net]")
     NetNamespace ns;
     ns.add_tap("tap0", "10.0.0.1/24");
     ns.add_tap("tap1", "10.1.0.1/24");
-    BackgroundProcess ukrun({UKRUN_BINARY, "--net", "a=tap0", "--net", "b=tap1", std::string(GUEST_DIR) + "/net_two.elf",
+    BackgroundProcess ukrun({UKRUN_BINARY, "--net", "a=tap0", "--net", "b=tap1", guest_elf("net_two"),
                              "ip=10.0.0.2/24", "ip2=10.1.0.2/24"});
     INFO("stdout: " << ukrun.out() << "\nstderr: " << ukrun.err());
     REQUIRE(ukrun.wait_for_output("listening"));
@@ -216,7 +216,7 @@ TEST_CASE("malformed frames from the guest are dropped and counted by the monito
     NetNamespace ns;
     ns.add_tap("tap0", "10.0.0.1/24");
     const ProcessResult r = run_process({UKRUN_BINARY, "--stats", "--net", "service=tap0",
-                                         std::string(GUEST_DIR) + "/nic_bad_frames.elf"});
+                                         guest_elf("nic_bad_frames")});
     INFO("stdout: " << r.out << "\nstderr: " << r.err);
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.out, Catch::Contains("nic_bad_frames: ok"));

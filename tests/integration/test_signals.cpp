@@ -2,16 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <string>
-#include <thread>
+#include <vector>
 
-#include "ukrun_process.hpp"
+#include "background_process.hpp"
 
 namespace {
 
@@ -25,48 +20,12 @@ struct Stopped {
 // Starts ukrun, waits for `ready` on its stdout, sends `signal`, and times the stop.
 Stopped stop_with(int signal, const std::string& guest, const std::string& ready, std::vector<std::string> options)
 {
-    int out_pipe[2], err_pipe[2];
-    REQUIRE(::pipe(out_pipe) == 0);
-    REQUIRE(::pipe(err_pipe) == 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-    std::vector<std::string> argv{UKRUN_BINARY};
-    argv.insert(argv.end(), options.begin(), options.end());
-    argv.push_back(std::string(GUEST_DIR) + "/" + guest + ".elf");
-    std::vector<char*> args;
-    for (auto& a : argv)
-        args.push_back(a.data());
-    args.push_back(nullptr);
-    pid_t pid;
-    REQUIRE(posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-
-    Stopped result{};
-    char buf[4096];
-    while (result.out.find(ready) == std::string::npos) {
-        const ssize_t n = ::read(out_pipe[0], buf, sizeof(buf));
-        if (n <= 0)
-            break;
-        result.out.append(buf, static_cast<std::size_t>(n));
-    }
-    const auto start = std::chrono::steady_clock::now();
-    ::kill(pid, signal);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    result.stop_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    ssize_t n;
-    while ((n = ::read(out_pipe[0], buf, sizeof(buf))) > 0)
-        result.out.append(buf, static_cast<std::size_t>(n));
-    while ((n = ::read(err_pipe[0], buf, sizeof(buf))) > 0)
-        result.err.append(buf, static_cast<std::size_t>(n));
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return result;
+    ukrun::test::BackgroundProcess ukrun(ukrun::test::ukrun_command(options, ukrun::test::guest_elf(guest)));
+    // The generous timeout only turns a guest that never gets ready into a failure instead of a hang.
+    if (!ukrun.wait_for_output(ready, 60000))
+        FAIL("no '" << ready << "' on stdout: " << ukrun.out() << "\nstderr: " << ukrun.err());
+    const int exit_code = ukrun.stop(signal);
+    return {exit_code, ukrun.out(), ukrun.err(), ukrun.stop_ms()};
 }
 
 } // namespace

@@ -22,11 +22,29 @@ struct ProcessResult {
     std::string err;
 };
 
-inline ProcessResult run_process(const std::vector<std::string>& argv)
+// A waitpid status as a shell would report it: 128 + signal when the process was killed.
+inline int exit_code_of(int status)
+{
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// A child started from argv[0] with its stdout and stderr on pipes the caller reads and closes.
+struct SpawnedChild {
+    pid_t pid = -1;
+    int out_fd = -1;
+    int err_fd = -1;
+};
+
+inline SpawnedChild spawn_with_pipes(const std::vector<std::string>& argv)
 {
     int out_pipe[2], err_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0)
         throw std::runtime_error("pipe failed");
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+        ::close(out_pipe[0]);
+        ::close(out_pipe[1]);
+        throw std::runtime_error("pipe failed");
+    }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
@@ -35,16 +53,26 @@ inline ProcessResult run_process(const std::vector<std::string>& argv)
     for (const auto& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    pid_t pid;
-    const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+    SpawnedChild child;
+    const int rc = posix_spawn(&child.pid, args[0], &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
-    if (rc != 0)
+    if (rc != 0) {
+        ::close(out_pipe[0]);
+        ::close(err_pipe[0]);
         throw std::runtime_error("cannot spawn " + argv[0]);
+    }
+    child.out_fd = out_pipe[0];
+    child.err_fd = err_pipe[0];
+    return child;
+}
 
+inline ProcessResult run_process(const std::vector<std::string>& argv)
+{
+    const SpawnedChild child = spawn_with_pipes(argv);
     ProcessResult result;
-    std::array<pollfd, 2> fds{{{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}}};
+    std::array<pollfd, 2> fds{{{child.out_fd, POLLIN, 0}, {child.err_fd, POLLIN, 0}}};
     int open = 2;
     while (open > 0) {
         if (::poll(fds.data(), fds.size(), -1) < 0)
@@ -64,9 +92,32 @@ inline ProcessResult run_process(const std::vector<std::string>& argv)
         }
     }
     int status = 0;
-    ::waitpid(pid, &status, 0);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    ::waitpid(child.pid, &status, 0);
+    result.exit_code = exit_code_of(status);
     return result;
+}
+
+// The test guest `name`, as the build puts it in GUEST_DIR.
+inline std::string guest_elf(const std::string& name)
+{
+    return std::string(GUEST_DIR) + "/" + name + ".elf";
+}
+
+// The command line `ukrun [options] ELF [args...]`.
+inline std::vector<std::string> ukrun_command(const std::vector<std::string>& options, const std::string& elf,
+                                              const std::vector<std::string>& args = {})
+{
+    std::vector<std::string> argv{UKRUN_BINARY};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back(elf);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+}
+
+inline ProcessResult run_ukrun(const std::vector<std::string>& options, const std::string& elf,
+                               const std::vector<std::string>& args = {})
+{
+    return run_process(ukrun_command(options, elf, args));
 }
 
 } // namespace ukrun::test

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <ukrun/net.h>
@@ -83,6 +84,20 @@ inline void format_ipv4(Ipv4Address address, char (&out)[16])
 {
     ukrun_snprintf(out, sizeof(out), "%u.%u.%u.%u", address >> 24, (address >> 16) & 0xff, (address >> 8) & 0xff,
                    address & 0xff);
+}
+
+// The `port=N` argument (the last one wins), or `default_port` without one. False when N is
+// not a port from 1 to 65535.
+inline bool parse_port(int argc, const char* const* argv, uint16_t default_port, uint16_t& out)
+{
+    unsigned long port = default_port;
+    for (int i = 1; i < argc; ++i)
+        if (strncmp(argv[i], "port=", 5) == 0)
+            port = strtoul(argv[i] + 5, nullptr, 10);
+    if (port == 0 || port > 65535)
+        return false;
+    out = static_cast<uint16_t>(port);
+    return true;
 }
 
 } // namespace ukrun::net
