@@ -102,6 +102,16 @@ void parse_net_options(VmConfig& config, const std::vector<std::string>& nets, c
     }
 }
 
+// CLI11 knows no positionals here (everything from KERNEL on is passed through untouched),
+// so the usage line is spelled out.
+class UsageFormatter : public CLI::Formatter {
+public:
+    std::string make_usage(const CLI::App*, std::string name) const override
+    {
+        return "Usage: " + name + " [OPTIONS] KERNEL.elf [ARGS...]\n";
+    }
+};
+
 } // namespace
 
 uint64_t parse_size(std::string_view text, std::string_view option)
@@ -137,13 +147,16 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args)
                  "ukrun"};
     app.set_version_flag("--version", version_text());
     app.prefix_command(); // everything after KERNEL belongs to the unikernel
+    app.formatter(std::make_shared<UsageFormatter>());
     app.footer("Exit codes: the unikernel's own status (0-111); 112 guest aborted; 113 guest CPU fault;\n"
                "114 guest broke the hypercall/ring ABI; 115 VM failure; 120 usage; 121 bad image;\n"
                "122 bad device; 123 host/KVM error; 128+N stopped by signal N.");
 
     VmConfig config;
     std::string mem = "64M";
-    app.add_option("--mem", mem, "Guest memory, e.g. 64M or 1G (lazily backed; 4M to 4G)")->capture_default_str();
+    app.add_option("--mem", mem, "Guest memory, e.g. 64M or 1G (lazily backed; 4M to 4G)")
+        ->type_name("SIZE")
+        ->capture_default_str();
     app.add_flag("--trace-boot", config.trace_boot, "Print where start-up time goes, phase by phase");
     app.add_flag("--stats", config.print_stats, "Print exit, hypercall and device request counts at exit");
     std::vector<std::string> blocks, readonly, sector_sizes;
@@ -153,8 +166,9 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args)
         ->allow_extra_args(false); // one value per occurrence; repeat the option for more
     app.add_option("--shutdown-grace", config.shutdown_grace_ms,
                    "Milliseconds the unikernel gets to exit after SIGTERM/SIGINT before ukrun stops it")
+        ->type_name("MS")
         ->capture_default_str()
-        ->check(CLI::Range(uint64_t{0}, uint64_t{600'000}));
+        ->check(CLI::Range(uint64_t{0}, uint64_t{600'000}).description(""));
     std::vector<std::string> nets, macs;
     app.add_option("--net", nets, "Attach net device NAME to a TAP interface (created if absent), to an open TAP "
                                   "fd (@FD), or to the container's interface (container[:IF], default eth0)")
