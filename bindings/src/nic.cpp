@@ -133,6 +133,9 @@ int ukrun_nic_send(struct ukrun_nic* nic, const void* frame, size_t len)
 
 void ukrun_nic_flush(struct ukrun_nic* nic)
 {
+    reclaim_tx(*nic);
+    if (nic->tx.in_flight() == 0)
+        nic->tx_pending = 0; // a poll already took them
     if (nic->tx_pending == 0)
         return;
     nic->tx_pending = 0;

@@ -177,10 +177,19 @@ void BlockDevice::notify(uint32_t queue)
     Virtqueue& q = queues_[queue];
     // Drain the whole batch in this one exit; re-check after re-enabling notifications so
     // a chain posted while they were off is not left behind.
+    // The one vCPU is stopped meanwhile, so at most a queue's worth can be pending. More
+    // means the device's own writes (a read aimed at the ring) keep re-posting chains,
+    // which would hold the monitor in this exit for ever, deaf to signals.
+    unsigned served = 0;
     do {
         q.suppress_notifications(true);
-        while (auto chain = q.pop())
+        while (auto chain = q.pop()) {
+            if (++served > q.size())
+                throw GuestViolation(fmt::format("{}: more than {} chains in one notify: the device's own writes "
+                                                 "keep re-posting chains (a read into the ring?)",
+                                                 q.name(), q.size()));
             q.push_used(chain->head, serve(*chain));
+        }
         q.suppress_notifications(false);
     } while (q.has_available());
 }

@@ -34,6 +34,9 @@ public:
     // Moves whatever the host has for the guest into its queues; true if the guest now
     // has something to pick up.
     virtual bool deliver() { return false; }
+    // Takes work the guest queued without notifying. Called on every poll, so a guest that
+    // is about to wait anyway saves the notify exit (net transmit).
+    virtual void collect() {}
     // "name: key=value ..." for --stats.
     virtual std::string stats() const = 0;
 

@@ -48,6 +48,7 @@ public:
     void notify(uint32_t queue) override;
     int wait_fd() const override;
     bool deliver() override;
+    void collect() override { transmit(); }
     std::string stats() const override;
 
     uint32_t mtu() const noexcept { return mtu_; }

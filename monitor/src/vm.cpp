@@ -138,6 +138,8 @@ public:
 
     PollResult poll(uint64_t timeout_ns) override
     {
+        for (const auto& w : waits_)
+            devices_[w.device].collect();
         PollResult result{ready(), shutdown_events()};
         if (result.ready != 0 || result.events != 0 || timeout_ns == 0)
             return result;

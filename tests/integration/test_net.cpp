@@ -104,6 +104,18 @@ TEST_CASE("the ping example answers ARP and ICMP echo", "[net]")
     CHECK(big.exit_code == 0);
     CHECK(guest.ukrun->stop() == 0);
     CHECK_THAT(guest.ukrun->err(), Catch::Contains("rx-frames=") && Catch::Contains("tx-frames="));
+    // The reply leaves with the guest's next poll: one exit per echo, no notify of its own.
+    const std::string& err = guest.ukrun->err();
+    const auto total = err.find("total=");
+    REQUIRE(total != std::string::npos);
+    const unsigned long exits = std::stoul(err.substr(total + 6));
+    const auto rx = err.find("rx-frames=");
+    REQUIRE(rx != std::string::npos);
+    const unsigned long frames_in = std::stoul(err.substr(rx + 10));
+    INFO("stats: " << err);
+    CHECK(frames_in >= 7);
+    CHECK(exits <= frames_in + 4); // at most one exit per frame in, plus boot, shutdown and exit
+    CHECK_THAT(err, Catch::Contains("notifications=0"));
 }
 
 TEST_CASE("the UDP echo example echoes datagrams", "[net]")

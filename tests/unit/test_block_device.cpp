@@ -675,6 +675,38 @@ TEST_CASE("block device: a corrupt ring or a bad queue index is a guest violatio
                       Catch::Contains("disk queue 0: available ring names descriptor 128 (queue size 128)"));
 }
 
+TEST_CASE("block device: reads that keep re-posting chains into their own ring end the VM", "[block]")
+{
+    // Each request reads two sectors: the first over the available ring (index one ahead,
+    // every slot naming descriptor 0), the second over the request's own header (pointing
+    // at the next pair). Prepared on the disk, such a chain re-posts itself from inside one
+    // notify; laid out over 64 MiB it would wrap the index and never stop.
+    BlockRig rig;
+    FakeGuest& g = rig.guest;
+    constexpr unsigned rounds = 2 * kBlockQueueSize + 10;
+    const uint64_t header = g.alloc(512), status = g.alloc(1);
+    std::vector<uint8_t> disk(rounds * 1024, 0);
+    for (unsigned k = 0; k < rounds; ++k) {
+        uint8_t* ring = disk.data() + k * 1024;
+        const auto next = static_cast<uint16_t>(k + 1 < rounds ? k + 2 : k + 1); // the last one stops
+        std::memcpy(ring + 2, &next, 2);
+        const ukrun_block_request_header h{UKRUN_BLOCK_T_READ, 0, 2ull * (k + 1)};
+        std::memcpy(ring + 512, &h, sizeof(h));
+    }
+    const int fd = ::open(rig.path.c_str(), O_WRONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    REQUIRE(::pwrite(fd, disk.data(), disk.size(), 0) == static_cast<ssize_t>(disk.size()));
+    ::close(fd);
+
+    *g.at<ukrun_block_request_header>(header) = {UKRUN_BLOCK_T_READ, 0, 0};
+    g.put_desc(0, header, 16, UKRUN_VRING_DESC_F_NEXT, 1);
+    g.put_desc(1, g.geometry.avail.value, 512, UKRUN_VRING_DESC_F_WRITE | UKRUN_VRING_DESC_F_NEXT, 2);
+    g.put_desc(2, header, 512, UKRUN_VRING_DESC_F_WRITE | UKRUN_VRING_DESC_F_NEXT, 3);
+    g.put_desc(3, status, 1, UKRUN_VRING_DESC_F_WRITE);
+    g.publish_raw(0);
+    CHECK_THROWS_WITH(rig.device.notify(0), Catch::Contains("disk queue 0: more than 128 chains in one notify"));
+}
+
 TEST_CASE("block device: unusable backings are refused with a message naming the device", "[block]")
 {
     TempDir dir;

@@ -76,6 +76,8 @@ struct ukrun_hc_wall_clock {
  * timeout_ns has elapsed, whichever comes first. timeout_ns 0 only checks (a yield).
  * The host sleeps while the guest waits: an idle guest costs no CPU.
  */
+/* Poll also transmits whatever the guest left on its net transmit queues, so a guest about
+ * to wait need not notify first: a request/response costs one exit, not two. */
 struct ukrun_hc_poll {
     uint64_t timeout_ns; /* [in]  relative timeout */
     uint64_t ready;      /* [out] bit i set: device i (boot info device table) has work */

@@ -31,7 +31,9 @@ uint32_t ukrun_nic_mtu(const struct ukrun_nic* nic);
 /* Copies one frame into a transmit buffer. Frames leave in batches: at ukrun_nic_flush,
  * or when no buffer is free. */
 int ukrun_nic_send(struct ukrun_nic* nic, const void* frame, size_t len);
-/* Hands every queued frame to the monitor with one notify (one exit). */
+/* Hands every queued frame to the monitor with one notify (one exit). ukrun_poll hands them
+ * over too, without an exit of its own, so a loop that polls next need not flush; this is
+ * for senders that keep computing. A no-op when nothing is queued. */
 void ukrun_nic_flush(struct ukrun_nic* nic);
 
 /* Copies the next received frame into buffer and returns its length; 0 when none is

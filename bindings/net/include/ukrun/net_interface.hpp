@@ -12,7 +12,7 @@
 namespace ukrun::net {
 
 // Frames both ways between one NIC's rings and one Stack. Transmitted frames are batched
-// in the NIC's tx ring and handed over by flush(), normally from wait_for_events().
+// in the NIC's tx ring; the next poll in wait_for_events() hands them over without an exit.
 class NicInterface final : public NetLink {
 public:
     // Acquires the NIC declared as `device` and starts a stack on it with `config`.
@@ -60,12 +60,12 @@ private:
     uint8_t frame_[kMaxMtu + 14];
 };
 
-// Hands queued frames to the monitor, then sleeps until a frame arrives, a stack timer is
-// due or `deadline` passes. Returns false once the monitor asked the unikernel to stop.
+// Sleeps until a frame arrives, a stack timer is due or `deadline` passes; the poll also
+// hands the monitor every queued frame, so replies cost no notify exit. Returns false once
+// the monitor asked the unikernel to stop.
 inline bool wait_for_events(NicInterface* const* interfaces, size_t count, uint64_t deadline = UINT64_MAX)
 {
     for (size_t i = 0; i < count; ++i) {
-        interfaces[i]->flush();
         const uint64_t timer = interfaces[i]->stack().next_timer_deadline();
         if (timer < deadline)
             deadline = timer;
