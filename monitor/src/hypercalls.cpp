@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "errors.hpp"
+#include "shutdown_signal.hpp"
 
 namespace ukrun {
 
@@ -19,7 +20,8 @@ void write_all(int fd, const std::byte* data, std::size_t len)
     while (len > 0) {
         const ssize_t n = ::write(fd, data, len);
         if (n < 0) {
-            if (errno == EINTR)
+            // A stalled reader must not keep a stopping VM alive past its grace period.
+            if (errno == EINTR && !ShutdownSignal::grace_expired())
                 continue;
             return; // a closed or broken console does not stop the unikernel
         }

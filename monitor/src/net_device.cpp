@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -119,9 +120,10 @@ NetDevice::NetDevice(std::string name, const NetBacking& backing) : Device(std::
         tap_ = open_tap(this->name(), backing.tap_name);
         tap_name_ = backing.tap_name;
     }
-    mtu_ = interface_mtu(tap_name_);
-    mac_ = backing.mac ? *backing.mac : default_mac(this->name(), tap_name_);
     frame_.resize(65536);
+    // The scratch buffer bounds a frame whatever the kernel allows.
+    mtu_ = std::min<uint32_t>(interface_mtu(tap_name_), static_cast<uint32_t>(frame_.size() - kEthernetHeader));
+    mac_ = backing.mac ? *backing.mac : default_mac(this->name(), tap_name_);
 }
 
 void NetDevice::attach(const GuestMemory& memory, std::vector<Virtqueue> queues)
@@ -191,7 +193,9 @@ bool NetDevice::deliver()
 {
     Virtqueue& rx = queues_[kNetRxQueue];
     bool delivered = false;
-    while (rx.has_available()) {
+    // At most one queue's worth per call: a frame written over the rx ring itself must not
+    // be able to re-post buffers for ever while the TAP keeps delivering.
+    for (unsigned taken = 0; taken < rx.size() && rx.has_available(); ++taken) {
         const ssize_t n = ::read(tap_.get(), frame_.data(), frame_.size());
         if (n < 0)
             break; // EAGAIN: nothing more for now
