@@ -158,6 +158,8 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args)
         ->type_name("SIZE")
         ->capture_default_str();
     app.add_flag("--trace-boot", config.trace_boot, "Print where start-up time goes, phase by phase");
+    bool no_sandbox = false;
+    app.add_flag("--no-sandbox", no_sandbox, "Do not confine ukrun with seccomp while the guest runs (debugging)");
     app.add_flag("--stats", config.print_stats, "Print exit, hypercall and device request counts at exit");
     std::vector<std::string> blocks, readonly, sector_sizes;
     app.add_option("--block", blocks, "Back block device NAME with a file or block device (append :ro for "
@@ -208,6 +210,7 @@ ParsedCommandLine parse_command_line(const std::vector<std::string>& args)
     config.kernel_path = rest.front();
     config.guest_args.assign(rest.begin() + 1, rest.end());
 
+    config.sandbox = !no_sandbox;
     parse_block_options(config, blocks, readonly, sector_sizes);
     parse_net_options(config, nets, macs);
     config.mem_size = parse_size(mem, "--mem");

@@ -24,6 +24,7 @@
 #include "guest_fault.hpp"
 #include "hypercalls.hpp"
 #include "kvm.hpp"
+#include "sandbox.hpp"
 #include "shutdown_signal.hpp"
 #include "vcpu_exit.hpp"
 #include "x86_setup.hpp"
@@ -391,6 +392,10 @@ VmOutcome run_unikernel(const VmConfig& config)
     vcpu.set_regs(cpu.regs);
     ShutdownSignal::install(vcpu.run_state(), config.shutdown_grace_ms);
     trace.mark("setup-vcpu");
+    if (config.sandbox) {
+        enter_sandbox();
+        trace.mark("sandbox");
+    }
 
     // 6. Run.
     RunLoop loop(vcpu, memory, layout, image.bytes(), devices, config, trace);

@@ -27,6 +27,7 @@ struct VmConfig {
     uint64_t mem_size = layout::kDefaultMemSize;
     bool trace_boot = false;
     bool print_stats = false;
+    bool sandbox = true; // seccomp allow-list around the run loop
     int console_fd = 1;
     uint64_t shutdown_grace_ms = 3000; // after SIGTERM/SIGINT, before ukrun stops the guest
     std::vector<BlockSpec> blocks;
