@@ -34,6 +34,7 @@
 #include <fmt/format.h>
 
 #include "errors.hpp"
+#include "net_device.hpp"
 
 namespace ukrun {
 
@@ -277,21 +278,6 @@ struct ContainerLink::Netlink {
 
 namespace {
 
-UniqueFd create_tap(const std::string& device, const std::string& name)
-{
-    UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
-    if (!fd.valid())
-        throw DeviceError(fmt::format("net device '{}': cannot open /dev/net/tun: {} (in a container, add "
-                                      "--device /dev/net/tun)",
-                                      device, std::strerror(errno)));
-    ifreq ifr{};
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-    std::memcpy(ifr.ifr_name, name.c_str(), std::min(name.size(), std::size_t{IFNAMSIZ - 1}));
-    if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0)
-        throw DeviceError(fmt::format("net device '{}': cannot create TAP {}: {}{}", device, name,
-                                      std::strerror(errno), privilege_hint(errno == EPERM)));
-    return fd;
-}
 
 int interface_index(const std::string& name)
 {
@@ -312,7 +298,7 @@ ContainerLink::ContainerLink(const std::string& device, const std::string& inter
     interface_ = interpret_interface(netlink_->read_interface(interface));
 
     const std::string tap_name = container_tap_name(device);
-    UniqueFd tap = create_tap(device, tap_name);
+    UniqueFd tap = open_tap(device, tap_name);
     const int tap_index = interface_index(tap_name);
     netlink_->set_up(tap_index, tap_name, interface_.mtu);
     netlink_->set_up(interface_.index, interface_.name, std::nullopt);

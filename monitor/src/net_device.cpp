@@ -18,8 +18,6 @@
 
 namespace ukrun {
 
-namespace {
-
 UniqueFd open_tap(const std::string& device, const std::string& name)
 {
     if (name.size() >= IFNAMSIZ)
@@ -34,12 +32,14 @@ UniqueFd open_tap(const std::string& device, const std::string& name)
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
     std::memcpy(ifr.ifr_name, name.c_str(), name.size());
     if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0)
-        throw DeviceError(fmt::format("net device '{}': cannot attach TAP '{}': {}{}", device, name,
+        throw DeviceError(fmt::format("net device '{}': cannot open TAP '{}': {}{}", device, name,
                                       std::strerror(errno),
                                       errno == EPERM ? " (needs CAP_NET_ADMIN: in a container, add --cap-add NET_ADMIN)"
                                                      : ""));
     return fd;
 }
+
+namespace {
 
 uint32_t interface_mtu(const std::string& name)
 {

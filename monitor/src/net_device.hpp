@@ -28,6 +28,11 @@ inline constexpr uint32_t kNetTxQueue = 1;
 inline constexpr std::size_t kEthernetHeader = 14;
 inline constexpr std::size_t kMinFrame = kEthernetHeader;
 
+// Attaches to the TAP `name`, creating it (owned by this process) when it does not exist.
+// DeviceError names the device and the docker flag that fixes a missing /dev/net/tun or
+// CAP_NET_ADMIN.
+UniqueFd open_tap(const std::string& device, const std::string& name);
+
 // "02:00:00:00:00:01" → bytes; nullopt when malformed.
 std::optional<std::array<uint8_t, 6>> parse_mac(std::string_view text);
 std::string format_mac(const std::array<uint8_t, 6>& mac);
