@@ -136,6 +136,8 @@ HypercallAction Hypercalls::poll(GuestAddr arg)
 HypercallAction Hypercalls::exit(GuestAddr arg)
 {
     const auto call = read_arg<ukrun_hc_exit>(memory_, arg, "exit");
+    if (call.reserved != 0)
+        throw GuestViolation("exit hypercall: reserved field is not zero");
     if (call.status > UKRUN_EXIT_STATUS_MAX)
         throw GuestViolation(fmt::format("exit hypercall: status {} is outside 0..{} (higher codes are ukrun's own)",
                                          call.status, UKRUN_EXIT_STATUS_MAX));

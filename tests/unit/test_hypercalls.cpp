@@ -104,6 +104,8 @@ TEST_CASE("exit passes the status through and refuses ukrun's own codes", "[hype
     CHECK(std::get<GuestExited>(action).status == 42);
     f.memory.write(GuestAddr{0x1000}, ukrun_hc_exit{200, 0});
     CHECK_THROWS_WITH(f.call(UKRUN_HC_EXIT, 0x1000), Catch::Contains("status 200 is outside 0..111"));
+    f.memory.write(GuestAddr{0x1000}, ukrun_hc_exit{7, 1});
+    CHECK_THROWS_WITH(f.call(UKRUN_HC_EXIT, 0x1000), Catch::Contains("reserved field is not zero"));
 }
 
 TEST_CASE("abort carries a printable message", "[hypercalls]")
