@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "align.hpp"
 #include "block_device.hpp"
 #include "net_device.hpp"
 #include "errors.hpp"
@@ -14,11 +15,6 @@
 namespace ukrun {
 
 namespace {
-
-constexpr uint64_t align_up(uint64_t value, uint64_t alignment)
-{
-    return (value + alignment - 1) & ~(alignment - 1);
-}
 
 // One queue: descriptor table at a page boundary, available ring behind it, used ring
 // 4-byte aligned behind that; the next queue starts on a fresh page.

@@ -13,6 +13,8 @@
 
 #include <ukrun/abi.h>
 
+#include "align.hpp"
+
 namespace ukrun {
 namespace {
 
@@ -77,10 +79,6 @@ uint32_t read_u32(std::span<const std::byte> bytes, size_t offset) noexcept {
     uint32_t value;
     std::memcpy(&value, bytes.data() + offset, sizeof(value));
     return value; // ELFDATA2LSB was checked and the host is x86-64
-}
-
-uint64_t align_up(uint64_t value, uint64_t alignment) noexcept {
-    return (value + alignment - 1) & ~(alignment - 1); // callers keep value far below 2^63
 }
 
 std::string machine_description(uint16_t machine) {
@@ -486,8 +484,7 @@ LoadPlan parse_elf(std::span<const std::byte> image, uint64_t guest_mem_size) {
             continue; // loads nothing and owns no page; linkers occasionally emit these
         LoadSegment segment = check_load_segment(load, guest_mem_size);
         if (previous != nullptr) {
-            const uint64_t previous_end =
-                (previous->phdr.p_vaddr + previous->phdr.p_memsz + page_size - 1) & ~(page_size - 1);
+            const uint64_t previous_end = align_up(previous->phdr.p_vaddr + previous->phdr.p_memsz, page_size);
             if (load.phdr.p_vaddr < previous->phdr.p_vaddr)
                 throw ImageError(fmt::format("segments {} and {} are not sorted by address ({:#x} after {:#x})",
                                              previous->index, load.index, load.phdr.p_vaddr,
@@ -503,7 +500,7 @@ LoadPlan parse_elf(std::span<const std::byte> image, uint64_t guest_mem_size) {
     if (plan.segments.empty())
         throw ImageError("no loadable (PT_LOAD) segments");
     const LoadSegment& last = plan.segments.back();
-    plan.image_end = (last.guest_addr + last.mem_size + page_size - 1) & ~(page_size - 1);
+    plan.image_end = align_up(last.guest_addr + last.mem_size, page_size);
 
     const auto containing = std::find_if(plan.segments.begin(), plan.segments.end(), [&](const LoadSegment& s) {
         return plan.entry >= s.guest_addr && plan.entry - s.guest_addr < s.mem_size;

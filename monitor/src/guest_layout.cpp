@@ -5,17 +5,13 @@
 
 #include <fmt/format.h>
 
+#include "align.hpp"
 #include "elf_image.hpp"
 #include "errors.hpp"
 
 namespace ukrun {
 
 namespace {
-
-constexpr uint64_t page_up(uint64_t value) noexcept
-{
-    return (value + layout::kPageSize - 1) & ~(layout::kPageSize - 1);
-}
 
 constexpr PagePermissions kSupervisorRead{.present = true};
 constexpr PagePermissions kSupervisorReadWrite{.present = true, .writable = true};
@@ -68,9 +64,9 @@ GuestLayout plan_layout(uint64_t mem_size, const LoadPlan& plan, uint64_t ring_b
 {
     GuestLayout out;
     out.mem_size = mem_size;
-    out.image_end = page_up(plan.image_end);
+    out.image_end = align_up(plan.image_end, layout::kPageSize);
     out.rings_start = out.image_end;
-    out.rings_end = out.rings_start + page_up(ring_bytes);
+    out.rings_end = out.rings_start + align_up(ring_bytes, layout::kPageSize);
     out.stack_top = mem_size;
     out.stack_bottom = mem_size - layout::kStackSize;
     out.stack_guard = out.stack_bottom - layout::kPageSize;
@@ -93,8 +89,8 @@ GuestLayout plan_layout(uint64_t mem_size, const LoadPlan& plan, uint64_t ring_b
     for (const auto& segment : plan.segments) {
         PagePermissions permissions{.present = true, .user = true, .writable = segment.writable,
                                     .executable = segment.executable};
-        r.push_back({segment.guest_addr, page_up(segment.guest_addr + segment.mem_size), kind_of(segment),
-                     permissions});
+        const uint64_t end = align_up(segment.guest_addr + segment.mem_size, layout::kPageSize);
+        r.push_back({segment.guest_addr, end, kind_of(segment), permissions});
     }
     if (out.rings_end > out.rings_start)
         r.push_back({out.rings_start, out.rings_end, RegionKind::Rings, kUserReadWrite});
