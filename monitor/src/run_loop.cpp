@@ -40,8 +40,10 @@ public:
         PollResult result{ready(), shutdown_events()};
         if (result.ready != 0 || result.events != 0 || timeout_ns == 0)
             return result;
-        std::vector<pollfd> fds;
-        fds.reserve(waits_.size() + 1);
+        // Rebuilt per wait (a NIC without posted rx buffers drops out), in storage kept
+        // across polls: this runs once per packet on an idle network.
+        auto& fds = poll_fds_;
+        fds.clear();
         fds.push_back({ShutdownSignal::fd(), POLLIN, 0});
         for (const auto& w : waits_)
             if (const int fd = devices_[w.device].wait_fd(); fd >= 0)
@@ -84,6 +86,7 @@ private:
     };
     DeviceSet& devices_;
     std::vector<Wait> waits_;
+    std::vector<pollfd> poll_fds_;
     uint64_t notifications_ = 0;
 };
 
